@@ -204,7 +204,8 @@ class ChannelSettings(_Section):
         need = {"file": ["path"], "email": ["host", "sender", "to"], "webhook": ["url"], "apprise": ["url"]}
         missing = [f for f in need.get(self.type, []) if not getattr(self, f)]
         if missing:
-            raise ValueError(f"a {self.type} channel needs {', '.join(missing)}")
+            article = "an" if self.type[0] in "aeiou" else "a"
+            raise ValueError(f"{article} {self.type} channel needs {', '.join(missing)}")
         return self
 
 
