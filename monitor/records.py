@@ -271,3 +271,107 @@ class Digest:
     @property
     def is_empty(self) -> bool:
         return not any(s.items for s in self.sections)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestMessage:
+    """A digest rendered for delivery: what a channel's ``send_digest`` gets.
+
+    ``payload`` is JSON-ready (str/int/float/bool/None/list/dict only) for the
+    webhook and file channels; ``text`` and ``html`` (already sanitised) are
+    for email and console.  ``id`` is the idempotency key a receiver sees.
+    """
+
+    digest_name: str
+    local_date: str  # YYYY-MM-DD in the digest's time zone
+    subject: str
+    text: str
+    html: str
+    payload: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"digest-{self.digest_name}-{self.local_date}"
+
+
+# ------------------------------------------------- digest inputs (store -> digest)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryActivity:
+    """A story as one digest period saw it (read by ``store.repo_digest``).
+
+    Everything is as of the period end, so a digest rebuilt later for a past
+    day shows what was known then (titles and leads are the story's current ones).
+    """
+
+    story_id: int
+    title: str
+    lead: str
+    first_seen: datetime
+    last_updated: datetime  # latest article arrival before the period end
+    #: one link per distinct source (outlet), its earliest article, oldest first
+    sources: tuple[SourceLink, ...]
+    #: distinct sources whose first article on this story arrived in the period
+    new_sources_in_period: int
+    matches: tuple[Match, ...] = ()
+    #: every article before the period end, oldest first (story page, timeline)
+    articles: tuple[SourceLink, ...] = ()
+    #: sanitised HTML of the first article's content, "" when the feed gave none
+    content_html: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedActivity:
+    """What the poll log says about one enabled feed up to a period end."""
+
+    feed_name: str
+    url: str
+    created_at: datetime | None
+    #: start of the run of failed polls still going on at the period end
+    failing_since: datetime | None
+    last_error: str | None
+    #: first successful poll after the latest run of failures (None: none yet)
+    recovered_at: datetime | None
+    #: the latest entry first seen before the period end
+    last_new_entry_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    """A feed's current state for the web page's feed-health table."""
+
+    feed_id: int
+    name: str
+    url: str
+    source: str | None
+    enabled: bool
+    last_status: str | None
+    error_count: int
+    last_error: str | None
+    failing_since: datetime | None
+    last_polled_at: datetime | None
+    last_success_at: datetime | None
+    last_new_entry_at: datetime | None
+    next_check_at: datetime | None
+    entries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MatchSighting:
+    """A watch match with the story it belongs to (the web's watches page)."""
+
+    story_id: int
+    story_title: str
+    match: Match
+    at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRunInfo:
+    name: str
+    local_date: str
+    status: str  # building | built | sent | failed
+    story_count: int
+    built_at: datetime | None
+    sent_at: datetime | None
