@@ -188,7 +188,7 @@ class Match:
     snippet: str  # some words around the match, plain text
     start: int = 0  # offsets in the field's original text
     end: int = 0
-    alias_source: str = "config"  # "config" | "gazetteer" | "actors"
+    alias_source: str = "config"  # "config" | "gazetteer" | "actors" | "rule"
 
 
 # -------------------------------------------------------------------- alerts
@@ -245,6 +245,8 @@ class DigestSection:
     title: str  # "Homs" (a watch) or "Other top stories"
     items: tuple[DigestItem, ...]
     watch: str | None = None
+    #: stories of this section left out by a length limit (shown as "N more")
+    omitted: int = 0
 
 
 @dataclass(frozen=True, slots=True)
