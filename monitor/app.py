@@ -62,6 +62,7 @@ class App:
         self.engine = make_engine(settings.database_url, echo=settings.database.echo)
         if migrate_db:
             migrate.upgrade(self.engine)
+        self._read_engine = None
         self._lock_file = None
         self._pipeline: Pipeline | None = None
         self._deliverer: Deliverer | None = None
@@ -72,6 +73,16 @@ class App:
         self._channels = None
 
     # ------------------------------------------------------------ parts
+
+    @property
+    def read_engine(self):
+        """For readers (web, reports): never takes SQLite's write lock."""
+        if self._read_engine is None:
+            if is_sqlite(self.engine):
+                self._read_engine = make_engine(self.settings.database_url, read_only=True)
+            else:
+                self._read_engine = self.engine
+        return self._read_engine
 
     @property
     def guard(self):
@@ -277,4 +288,6 @@ class App:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+        if self._read_engine is not None and self._read_engine is not self.engine:
+            self._read_engine.dispose()
         self.engine.dispose()

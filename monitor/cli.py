@@ -198,7 +198,7 @@ def _start_web(app):
     from .web import create_app
 
     s = app.settings
-    web_app = create_app(app.engine, s, scheduler_alive=lambda: getattr(app, "scheduler_alive", lambda: True)())
+    web_app = create_app(app.read_engine, s, scheduler_alive=lambda: getattr(app, "scheduler_alive", lambda: True)())
     server = uvicorn.Server(uvicorn.Config(web_app, host=s.web.host, port=s.web.port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True, name="web").start()
     log.info("web: serving on http://%s:%s/", s.web.host, s.web.port)
@@ -268,12 +268,9 @@ def check_config(c: Context) -> None:
     except ConfigError as e:
         _fail(e)
     problems: list[str] = []
-    try:
-        from .match import validate_watches
+    from .watches import validate_watches
 
-        problems += validate_watches(s)
-    except ImportError:
-        pass
+    problems += validate_watches(s)
     for w in s.warnings:
         click.echo(f"warning: {w}", err=True)
     if problems:
@@ -627,15 +624,15 @@ def watches() -> None:
 @pass_ctx
 @_guard
 def watches_list(c: Context) -> None:
-    """List the configured watches."""
-    from .match import Matcher
+    """List the configured watches with how many aliases each uses."""
+    from .watches import compile_watches
 
     s = c.settings
-    matcher = Matcher.from_settings(s.watches, actors_path=s.resolve(s.actors_file))
-    for w in s.watches:
-        n = len([a for a in matcher.explain(w.name) if a.kept]) if hasattr(matcher, "explain") else len(w.aliases)
+    for cw in compile_watches(s.watches, actors_path=s.resolve(s.actors_file)):
+        w = next(x for x in s.watches if x.name == cw.spec.name)
+        used = sum(1 for d in cw.decisions if d.used)
         chans = ", ".join(w.channels if w.channels is not None else s.alerts.default_channels)
-        click.echo(f"{w.name:<28} {w.kind:<6} priority {w.priority}  {n} aliases  -> {chans}")
+        click.echo(f"{w.name:<28} {w.kind:<6} priority {w.priority}  {used} aliases  -> {chans}")
 
 
 @watches.command("show", epilog=_example('monitor watches show Homs'))
@@ -644,16 +641,14 @@ def watches_list(c: Context) -> None:
 @_guard
 def watches_show(c: Context, name: str) -> None:
     """Show exactly which aliases a watch uses and where each came from."""
-    from .match import Matcher
+    from .watches import compile_watches, format_explanation
 
     s = c.settings
-    if not any(w.name == name for w in s.watches):
+    chosen = [w for w in s.watches if w.name == name]
+    if not chosen:
         click.echo(f"watches: no watch named {name!r} (known: {', '.join(w.name for w in s.watches)})", err=True)
         sys.exit(2)
-    matcher = Matcher.from_settings(s.watches, actors_path=s.resolve(s.actors_file))
-    for a in matcher.explain(name):
-        mark = "used   " if a.kept else "dropped"
-        click.echo(f"  {mark} {a.alias!r:<40} from {a.source}" + (f"  ({a.why})" if a.why else ""))
+    click.echo(format_explanation(compile_watches(chosen, actors_path=s.resolve(s.actors_file))[0]))
 
 
 @watches.command("test", epilog=_example('monitor watches test "Rebels advance on Hims"'))
@@ -662,12 +657,12 @@ def watches_show(c: Context, name: str) -> None:
 @pass_ctx
 @_guard
 def watches_test(c: Context, text: str, title: str) -> None:
-    """Match a text against every watch and explain each match."""
+    """Match a text against every watch and explain each match (exit 1: no match)."""
     from .match import Matcher
 
     s = c.settings
     matcher = Matcher.from_settings(s.watches, actors_path=s.resolve(s.actors_file))
-    found = matcher.match(title, text)
+    found = matcher.match_all(title, text)
     if not found:
         click.echo("no watch matches")
         sys.exit(1)
@@ -743,12 +738,12 @@ def serve(c: Context, host: str | None, port: int | None) -> None:
     _setup_logging(s, getattr(c, "verbose", False))
     host = host or s.web.host
     port = port if port is not None else s.web.port
-    if host not in ("127.0.0.1", "::1", "localhost") and s.web.token is None:
-        click.echo("serve: binding to a non-loopback address needs an access token: set MONITOR_WEB_TOKEN", err=True)
-        sys.exit(2)
+    s = s.model_copy(update={"web": s.web.model_copy(update={"host": host, "port": port})})
     app = c.app()
     try:
-        uvicorn.run(create_app(app.engine, s), host=host, port=port, log_level="warning")
+        web_app = create_app(app.read_engine, s)  # refuses a non-loopback host without a token
+        click.echo(f"serving on http://{host}:{port}/ (Ctrl-C stops)")
+        uvicorn.run(web_app, host=host, port=port, log_level="warning")
     finally:
         app.close()
 

@@ -28,8 +28,12 @@ def is_sqlite(url_or_engine: str | Engine) -> bool:
     return url.get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create an engine for ``url`` with the settings monitor relies on."""
+def make_engine(url: str, *, echo: bool = False, read_only: bool = False) -> Engine:
+    """Create an engine for ``url`` with the settings monitor relies on.
+
+    ``read_only`` engines (the web site, reporting commands) begin SQLite
+    transactions DEFERRED: a reader must not take the write lock that
+    BEGIN IMMEDIATE takes, or every page view would stall the poller."""
     try:
         parsed = make_url(url)
     except Exception as e:  # sqlalchemy.exc.ArgumentError
@@ -47,7 +51,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
-        _sqlite_pragmas(engine)
+        _sqlite_pragmas(engine, immediate=not read_only)
         return engine
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
@@ -56,7 +60,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     raise StorageError(f"store: unsupported database {backend!r} in {url!r}; use sqlite or postgresql")
 
 
-def _sqlite_pragmas(engine: Engine) -> None:
+def _sqlite_pragmas(engine: Engine, *, immediate: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # take transaction control away from pysqlite so BEGIN IMMEDIATE is ours
@@ -72,4 +76,4 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -27,7 +27,7 @@ from sqlalchemy import and_, case, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from ..digest import DigestSpec, build_digest, chart_periods, digest_period
+from ..digest import WATCH_SECTION_LIMIT, DigestSpec, build_digest, chart_periods, digest_period
 from ..records import (
     Digest,
     DigestRunInfo,
@@ -165,7 +165,7 @@ def latest_matches(session: Session, watch: str, *, limit: int = 10) -> list[Mat
         select(WatchMatch, Story.title)
         .join(Story, Story.id == WatchMatch.story_id)
         .where(WatchMatch.watch == watch)
-        .order_by(WatchMatch.matched_at.desc(), WatchMatch.id.desc())
+        .order_by(WatchMatch.matched_at.desc().nulls_last(), WatchMatch.id.desc())
         .limit(limit * 5)
     ).all()
     out: list[MatchSighting] = []
@@ -302,18 +302,26 @@ def load_digest(
     local_date: date,
     *,
     watch_priorities: Mapping[str, int] | None = None,
+    watch_limit: int | None = WATCH_SECTION_LIMIT,
+    now: datetime | None = None,
 ) -> Digest:
     """Read what the digest of ``local_date`` needs and build it (the one
-    call the digest job, ``monitor digest`` and the web archive share)."""
+    call the digest job, ``monitor digest`` and the web archive share).
+    ``watch_limit``: stories per watch section, None for all (the web).
+    ``now``: when given and before the period end (a digest in progress),
+    feed health is judged at ``now``."""
     start, end = digest_period(local_date, spec.timezone, spec.time, spec.period)
+    health_at = min(end, now) if now is not None else end
     periods = chart_periods(local_date, spec.timezone, spec.time)
     return build_digest(
         spec,
         local_date,
         stories=stories_in_period(session, start, end),
-        feeds=feed_activity(session, end),
+        feeds=feed_activity(session, health_at),
         sightings=watch_sightings(session, min(periods[0][1], start), end),
         watch_priorities=watch_priorities,
+        watch_limit=watch_limit,
+        now=now,
     )
 
 
@@ -351,8 +359,11 @@ def claim_digest_run(
         _insert_ignore(session)
         .values(name=name, local_date=day, status="building", claimed_by=worker, created_at=now)
         .on_conflict_do_nothing(index_elements=["name", "local_date"])
+        # RETURNING, not rowcount: an ORM session adds its own RETURNING to
+        # inserts, and then psycopg reports rowcount -1
+        .returning(DigestRun.id)
     )
-    if session.execute(stmt).rowcount == 1:
+    if session.execute(stmt).first() is not None:
         return True
     if lease is None:
         return False
