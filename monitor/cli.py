@@ -42,7 +42,23 @@ class Context:
         return App(self.settings, **kw)
 
 
-pass_ctx = click.make_pass_decorator(Context)
+_pass_context = click.make_pass_decorator(Context)
+
+
+def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        obj = ctx.find_object(Context)
+        obj.config_path = value
+        obj._settings = None
+
+
+def pass_ctx(fn: Callable) -> Callable:
+    """Pass the Context, and accept --config after the command name too."""
+    fn = _pass_context(fn)
+    return click.option(
+        "--config", type=click.Path(dir_okay=False), expose_value=False, is_eager=True,
+        callback=_set_config, help="Configuration file (default: $MONITOR_CONFIG or config/monitor.toml).",
+    )(fn)
 
 
 def _fail(e: Exception) -> None:

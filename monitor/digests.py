@@ -95,7 +95,8 @@ class DigestService:
             with Session(self.engine) as s:
                 digest = repo_digest.load_digest(s, self.spec, day, watch_priorities=self.priorities)
             html_path = text_path = None
-            if self.write_files:
+            # the file output follows skip_empty like every other channel
+            if self.write_files and should_send(digest, self.settings.digest.skip_empty):
                 html_path, text_path = self.write(digest)
             with Session(self.engine) as s, s.begin():
                 repo_digest.mark_built(s, self.spec.name, day, now, story_count=_story_count(digest),

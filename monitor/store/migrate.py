@@ -13,6 +13,8 @@ from sqlalchemy.engine import Engine
 from ..errors import StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: arbitrary constant naming the PostgreSQL advisory lock held while migrating
+MIGRATION_LOCK_ID = 7_231_000
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -27,6 +29,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg = alembic_config(engine)
     try:
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # several workers starting at once on a fresh database must
+                # not race to create the tables: one migrates, the others wait
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except Exception as e:
