@@ -24,7 +24,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Mapping
 
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -34,7 +33,6 @@ from .errors import DeliveryError
 from .records import Digest
 from .render import digest_message, render_digest
 from .store import repo_digest
-from .store.models import DigestRun
 
 log = logging.getLogger("monitor.digests")
 
@@ -139,14 +137,9 @@ class DigestService:
         if not self.channels:
             return
         with Session(self.engine) as s:
-            rows = s.execute(
-                select(DigestRun.local_date).where(
-                    DigestRun.name == self.spec.name, DigestRun.status == "built",
-                    DigestRun.built_at < now - timedelta(minutes=1), DigestRun.built_at > now - RETRY_FOR,
-                )
-            ).scalars().all()
-        for day_s in rows:
-            day = date.fromisoformat(day_s)
+            days = repo_digest.unsent_days(s, self.spec.name, built_before=now - timedelta(minutes=1),
+                                           built_after=now - RETRY_FOR)
+        for day in days:
             with Session(self.engine) as s:
                 digest = repo_digest.load_digest(s, self.spec, day, watch_priorities=self.priorities)
             self._send(digest, day, now)

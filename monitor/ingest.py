@@ -228,15 +228,11 @@ class Ingestor:
 
     def _updated_entry(self, session: Session, e: StoredEntry, now: datetime, stats: IngestStats) -> None:
         """A corrected entry: refresh its article's title and match it again."""
-        from .store.models import Article, Entry
-
-        row = session.get(Entry, e.id)
-        if row is None or row.article_id is None:
+        art = repo_stories.article_of_entry(session, e.id)
+        if art is None:
             return self._new_entry(session, e, now, stats)
-        art = session.get(Article, row.article_id)
         if art.first_entry_id == e.id and art.story_id is not None:
-            art.title = e.title
-            session.flush()
+            repo_stories.set_article_title(session, art.id, e.title)
             title = best_title(repo_stories.story_titles(session, art.story_id))
             repo_stories.refresh_story(session, art.story_id, now=now, title=title)
             stats.touched_stories.add(art.story_id)

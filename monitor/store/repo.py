@@ -110,6 +110,15 @@ def upsert_feed(
     return _to_poll(feed)
 
 
+def disable_config_feeds_except(session: Session, names: Sequence[str]) -> int:
+    """Feeds that left the config file are disabled, not deleted: their
+    entries stay in their stories."""
+    res = session.execute(
+        update(Feed).where(Feed.origin == "config", Feed.name.not_in(list(names))).values(enabled=False)
+    )
+    return res.rowcount
+
+
 def feed_by_name(session: Session, name: str) -> FeedToPoll | None:
     f = session.execute(select(Feed).where(Feed.name == name)).scalars().first()
     return _to_poll(f) if f else None

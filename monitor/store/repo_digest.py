@@ -416,6 +416,17 @@ def mark_failed(session: Session, name: str, local_date: date | str, error: str)
     )
 
 
+def unsent_days(session: Session, name: str, *, built_before: datetime, built_after: datetime) -> list[date]:
+    """Days built but not sent (a receiver was down), to send again."""
+    rows = session.execute(
+        select(DigestRun.local_date).where(
+            DigestRun.name == name, DigestRun.status == "built",
+            DigestRun.built_at < built_before, DigestRun.built_at > built_after,
+        )
+    ).scalars().all()
+    return [date.fromisoformat(d) for d in rows]
+
+
 def last_digest_date(session: Session, name: str) -> date | None:
     """The latest local date claimed for ``name`` (any status): what
     :func:`monitor.digest.due_digest_dates` takes as ``last_done``."""

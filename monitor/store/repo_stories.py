@@ -74,6 +74,26 @@ def join_article(
     return first[1]
 
 
+@dataclass(frozen=True, slots=True)
+class ArticleRef:
+    id: int
+    first_entry_id: int | None
+    story_id: int | None
+
+
+def article_of_entry(session: Session, entry_id: int) -> ArticleRef | None:
+    row = session.execute(
+        select(Article.id, Article.first_entry_id, Article.story_id)
+        .join(Entry, Entry.article_id == Article.id)
+        .where(Entry.id == entry_id)
+    ).first()
+    return ArticleRef(*row) if row else None
+
+
+def set_article_title(session: Session, article_id: int, title: str) -> None:
+    session.execute(update(Article).where(Article.id == article_id).values(title=title))
+
+
 def create_story(session: Session, *, title: str, lead: str, now: datetime) -> int:
     s = Story(title=title, lead=lead, first_seen=now, last_updated=now, article_count=0, source_count=0)
     session.add(s)
