@@ -9,7 +9,8 @@ Stages of :func:`parse_feed`, in order:
    feedparser would (RFC 7303 charset rules), then the hostile-input
    defences: entity declarations are refused, NUL and other control bytes
    removed, invalid character references (``&#0;``, ``&#xD800;``) replaced,
-   and a body with far too many entries refused.
+   and a body with far too many entries or tags refused (this bounds parse
+   time: see ``HARD_ENTRY_FACTOR`` and ``TAGS_PER_ENTRY``).
 4. **Read** -- the fast lxml reader (:mod:`monitor.parse_fast`) for plain
    well-formed RSS 2.0/Atom 1.0, else feedparser (every format, broken XML).
    Both produce the same raw records.
@@ -21,11 +22,13 @@ Stages of :func:`parse_feed`, in order:
 feedparser is always given an in-memory stream, never a string: given a
 string it may open a file or fetch a URL itself.  Its own sanitiser and URI
 resolver are turned off (``sanitize_html=False, resolve_relative_uris=False``
-measured 3.3x faster); :mod:`monitor.sanitize` does that job with nh3.
+is 2.7-3.2x faster, measured with ``python -m benchmarks.parse_speed``);
+:mod:`monitor.sanitize` does that job with nh3.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import html
 import io
@@ -41,7 +44,7 @@ from feedparser.datetimes import _parse_date as feedparser_parse_date
 from feedparser.encodings import convert_to_utf8
 
 from monitor.errors import ParseError
-from monitor.parse_fast import RawEntry, RawFeed, RawText, read_fast
+from monitor.parse_fast import RawEntry, RawFeed, RawText, map_content_type, read_fast
 from monitor.records import EntryData, ParsedFeed
 from monitor.sanitize import clean_html, clean_html_and_text, html_to_text, safe_url, strip_controls
 
@@ -54,26 +57,30 @@ __all__ = [
 
 # ------------------------------------------------------------------- limits
 
-#: Same as the fetcher's default cap (``fetch.max_body_bytes``): the largest
-#: real feeds we know of (full-text archives) are 2-5 MB.
+#: Same as the fetcher's default cap (``fetch.max_body_bytes``), so whatever
+#: the fetcher accepts is parsed.  At ~5 MB/s (feedparser, lenient parser,
+#: measured on a 5.5 MB synthetic feed) this is a ~2 s parse.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
-#: Titles are cut to this many characters.  Real headlines are under 300
-#: characters (news sites cut at ~110 for display); 1,000 keeps every honest
-#: title whole and bounds what matching, mail subjects and pages handle.
+#: Titles are cut to this many characters.  Headlines are written to be read
+#: at a glance (the longest in seeds/ is 190 characters); 1,000 keeps every
+#: honest title whole and bounds what matching, mail subjects and pages get.
 MAX_TITLE_CHARS = 1_000
 
 #: Plain-text fields (summary, content_text) are cut to this many characters.
 #: A 10,000-word long read is ~60,000 characters; 100,000 keeps it whole.
 MAX_FIELD_CHARS = 100_000
 
-#: HTML is cut to this multiple of the text limit before sanitising: markup
-#: runs 1.5-3x the text it carries in feed content, so the text survives.
+#: HTML is cut to this multiple of the text limit before sanitising, so that
+#: the text limit, not the cut, decides how much text survives: sanitised feed
+#: HTML measured 1.0-1.4x its text (seed feeds, the benchmark's link- and
+#: image-heavy content); 4x leaves room for tag-heavy layouts.
 HTML_FACTOR = 4
 
 #: Bodies with more entry elements than this multiple of ``max_entries`` are
-#: refused before parsing.  feedparser takes ~0.1 ms per small entry, so the
-#: cap (10,000 entries at the default 2,000) bounds parse time to ~1 s; between
+#: refused before parsing.  feedparser takes ~65 microseconds per small entry
+#: (measured: 10,000 ``<item><guid>`` in 0.65 s), so the cap (10,000 entries
+#: at the default 2,000) bounds that to under a second; between
 #: ``max_entries`` and the cap, the first ``max_entries`` are kept.
 HARD_ENTRY_FACTOR = 5
 
@@ -185,23 +192,70 @@ def _fix_char_ref(m: re.Match[bytes]) -> bytes:
     return m.group(0) if _valid_xml_char(cp) else b"&#xFFFD;"
 
 
+# Python text codecs that are not character sets.  feedparser decodes with
+# whatever a feed declares: "punycode" decodes in quadratic time (measured:
+# 32 KB took 0.19 s, so 10 MB would take hours) and "undefined" raises an
+# error feedparser does not catch.
+_UNSAFE_CODECS = frozenset({"punycode", "idna", "unicode-escape", "raw-unicode-escape", "undefined"})
+_DECLARED_ENCODING = re.compile(r"""encoding\s*=\s*["']?([A-Za-z0-9._:-]+)""")
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.IGNORECASE)
+
+
+def _first_line(data: bytes, codec: str) -> str:
+    # growing prefixes: linear time however long the line is
+    size = 4096
+    while True:
+        line, newline, _ = data[:size].decode(codec, "ignore").lstrip("\ufeff").partition("\n")
+        if newline or size >= len(data):
+            return line
+        size *= 4
+
+
+def _unsafe_encoding(body: bytes, content_type: str | None) -> str | None:
+    """A declared encoding feedparser must not be allowed to use, if any."""
+    names = _CHARSET.findall(content_type or "")
+    # feedparser takes the encoding from an "encoding=" anywhere on the first
+    # line if that line starts with "<?" -- after decoding by BOM or by the
+    # "<?xm" pattern: look every way it may be written.
+    data = body.removeprefix(codecs.BOM_UTF8)
+    for codec in ("latin-1", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be", "cp037"):
+        if data[:16].decode(codec, "ignore").lstrip("\ufeff").startswith("<?"):
+            names += _DECLARED_ENCODING.findall(_first_line(data, codec))
+    for name in names:
+        try:
+            normalised = codecs.lookup(name).name
+        except LookupError:
+            continue  # feedparser skips names Python does not know
+        if normalised in _UNSAFE_CODECS:
+            return name
+    return None
+
+
 def _prepare_xml(body: bytes, *, url: str, content_type: str | None, max_entries: int) -> tuple[bytes, list[str]]:
     """UTF-8 bytes safe to hand to an XML parser, and warnings."""
     warnings: list[str] = []
     result: dict = {}
+    unsafe = _unsafe_encoding(body, content_type)
+    if unsafe is not None:
+        raise ParseError(url, f"the feed declares the encoding {unsafe!r}, which is not a character set; refusing")
     # feedparser's own decoder, so both readers see what feedparser would:
     # charset from Content-Type, BOM, XML declaration, then fallbacks.  With no
     # Content-Type at all (a local file) the document's declaration decides.
-    data = convert_to_utf8({"content-type": content_type} if content_type else {}, body, result)
+    try:
+        data = convert_to_utf8({"content-type": content_type} if content_type else {}, body, result)
+    except (UnicodeError, LookupError, ValueError) as e:
+        raise ParseError(url, f"cannot decode the feed: {type(e).__name__}: {e}") from e
     problem = result.get("bozo_exception")
     if problem is not None and not isinstance(problem, feedparser.NonXMLContentType):
         # (a feed served as text/html is too common to be worth a warning)
         warnings.append(f"encoding: {problem}")
 
-    # feedparser's lenient parser expands a declared entity without limit: a
-    # 65 KB entity referenced 1,500 times made a 100-million-character title
-    # (300 MB).  Feeds have no use for entity declarations.  Checked on the
-    # decoded text, so UTF-16/UTF-7/EBCDIC spellings cannot hide one.
+    # feedparser expands a declared entity without limit (measured: a 10 KB
+    # entity referenced 100 times gave a 1,000,000-character title; 65 KB
+    # referenced 1,500 times gives 100 million characters, 300 MB), and an
+    # external one is XXE.  Feeds have no use for entity declarations.  Checked
+    # on the decoded text, so UTF-16/UTF-7/EBCDIC spellings cannot hide one;
+    # anywhere in the document, so a comment before the DOCTYPE cannot either.
     if _ENTITY_DECL.search(data) and _DOCTYPE.search(data):
         raise ParseError(url, "entity declarations are not allowed (<!ENTITY in the DOCTYPE); refusing to parse")
 
@@ -307,7 +361,7 @@ def _fp_atom_link(d: Mapping) -> str | None:
     section 4.2.6)."""
     link = None
     for candidate in dict.get(d, "links") or ():
-        ctype = (candidate.get("type") or "").lower()
+        ctype = map_content_type(candidate.get("type") or "")
         if candidate.get("rel") == "alternate" and ctype in _HTML_TYPES and "href" in candidate:
             link = _str(candidate["href"])
     return link
@@ -410,7 +464,10 @@ def _json_date(value: object) -> time.struct_time | None:
         return feedparser_parse_date(value)
     if d.tzinfo is None:
         d = d.replace(tzinfo=UTC)
-    return d.astimezone(UTC).timetuple()
+    try:
+        return d.astimezone(UTC).timetuple()
+    except OverflowError:  # "0001-01-01T00:00:00+01:00" is before year 1 in UTC
+        return None
 
 
 # ----------------------------------------------------------------- normalise

@@ -32,7 +32,7 @@ from feedparser.datetimes import _parse_date as feedparser_parse_date
 from feedparser.mixin import _FeedParserMixin
 from lxml import etree
 
-__all__ = ["RawEntry", "RawFeed", "RawText", "read_fast"]
+__all__ = ["RawEntry", "RawFeed", "RawText", "map_content_type", "read_fast"]
 
 
 # ----------------------------------------------------------------- raw records
@@ -108,7 +108,8 @@ def _entry_link_text(value: str) -> str:
     return _LINK_ENTITY_FIX.sub(r"&\g<1>", value.replace("&amp;", "&"))
 
 
-def _map_content_type(value: str) -> str:
+def map_content_type(value: str) -> str:
+    """feedparser's names for content types: "html" -> "text/html"..."""
     value = value.lower()
     return {"text": "text/plain", "plain": "text/plain", "html": "text/html", "xhtml": "application/xhtml+xml"}.get(
         value, value
@@ -206,15 +207,13 @@ _PERSON_PARTS = _q(ATOM, "name", "email", "uri")
 def read_fast(data: bytes) -> RawFeed | None:
     """Read a well-formed, plain RSS 2.0 or Atom 1.0 document (UTF-8 bytes),
     or return ``None`` when feedparser should read it instead."""
-    # Cheap byte checks first: these need feedparser's handling.
-    head = data[:4096].lower()
-    if b"<!doctype" in head or b"<!entity" in head or b"xml:base" in data:
+    if b"xml:base" in data:  # feedparser resolves links and ids against it
         return None
     try:
         root = etree.fromstring(data, _parser())
     except (etree.XMLSyntaxError, ValueError):
         return None
-    if root is None:
+    if root.getroottree().docinfo.doctype:  # e.g. Netscape's RSS 0.91 DTD: feedparser's version rules
         return None
     try:
         if root.tag == "rss":
@@ -360,7 +359,7 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 def _atom_text(el: etree._Element) -> RawText:
-    ctype = _map_content_type(el.get("type", "text"))
+    ctype = map_content_type(el.get("type", "text"))
     if ctype not in ("text/plain", "text/html"):
         _bail(f"<{el.tag}> of type {ctype}")
     return RawText(_text(_leaf_text(el, frozenset({"type"}))), ctype == "text/html")
@@ -375,7 +374,7 @@ def _atom_link(el: etree._Element) -> str | None:
         _bail("<link> without href, or with a base")
     rel = (el.get("rel") or "alternate").lower()
     ctype = (el.get("type") or ("application/atom+xml" if rel == "self" else "text/html")).lower()
-    if rel == "alternate" and _map_content_type(ctype) in _HTML_TYPES:
+    if rel == "alternate" and map_content_type(ctype) in _HTML_TYPES:
         return _uri(href)
     return None
 
