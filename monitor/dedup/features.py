@@ -14,16 +14,19 @@ features:
   words and Title Case headlines are ambiguous (is "Host" a name?), so a word
   there only counts when :class:`CaseStats` has seen it capitalised inside
   sentences more often than not;
-* :func:`numbers` and :func:`dates` - figures ("91", "6.1") and calendar
-  dates resolved against the article's time ("on Sunday", "Dec. 1",
-  "5 December 2024").
+* :func:`dates` - calendar dates resolved against the article's time ("on
+  Sunday", "Dec. 1", "5 December 2024").
+
+Figures ("23 pirates", "magnitude 5.6") were tried as a veto and dropped:
+death tolls and counts change as a story develops, and on ECB+ (full text)
+the veto cost 0.36 of B-cubed recall for 0.06 of precision.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zlib import crc32
@@ -36,7 +39,6 @@ __all__ = [
     "dates",
     "fold",
     "names",
-    "numbers",
     "shingles",
     "stem",
     "terms",
@@ -97,7 +99,6 @@ _WEEKDAYS = {d: i for i, d in enumerate(("monday", "tuesday", "wednesday", "thur
 
 _WORD = re.compile(r"[^\W_]+(?:['’\-.][^\W_]+)*", re.UNICODE)
 _SENT_END = re.compile(r"[.!?;:]\s+|[\n\r]+|\s[-—–]\s|[\"“”()]")
-_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\w])")
 _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _DATE_MD = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?", re.I)
 _DATE_DM = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\b\.?(?:,?\s+(\d{{4}}))?", re.I)
@@ -144,6 +145,8 @@ def stem(word: str) -> str:
         word = word[:-2]
     if len(word) <= 3 or not word.isalpha():
         return word
+    if word.endswith("ah") and len(word) >= 5:
+        return word[:-1]  # transliterations: "Hamah"/"Hama", "Raqqah"/"Raqqa"
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
     for suffix in ("ing", "ed"):
@@ -290,7 +293,7 @@ def names(text: str, case: CaseStats | None = None, strict: bool = False) -> lis
                 ambiguous = (i == 0 or title_case) and (all_caps or not (w.isupper() and len(w) > 1))
                 if ambiguous and case is not None:
                     verdict = case.is_name(w)
-                    if verdict is False or (strict and verdict is None):
+                    if verdict is False or (verdict is None and (strict or title_case)):
                         flush()
                         continue
                     ambiguous = verdict is None
@@ -303,17 +306,6 @@ def names(text: str, case: CaseStats | None = None, strict: bool = False) -> lis
                 flush()
         flush()
     return [n for n in out if len(n) > 1 and not n.isdigit()]
-
-
-def numbers(text: str) -> list[str]:
-    """Figures in ``text`` (commas removed), years excluded: "6.1", "91", "40000"."""
-    out = []
-    for m in _NUMBER.finditer(text):
-        n = m.group(1).replace(",", "")
-        if len(n) == 4 and n.isdigit() and 1900 <= int(n) <= 2100:
-            continue  # a year: handled as a date
-        out.append(n)
-    return out
 
 
 def day_distance(a: tuple[int, int, int], b: tuple[int, int, int]) -> int:
@@ -370,12 +362,3 @@ def dates(text: str, when: datetime) -> tuple[set[tuple[int, int, int]], set[dat
         word = m.group(1).lower()
         relative.add(ref - timedelta(days=1) if word in ("yesterday", "last night") else ref)
     return explicit, relative
-
-
-def top_items(counts: dict[str, float], k: int) -> list[str]:
-    return [t for t, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
-
-
-def merge_counts(target: dict[str, float], items: Iterable[str], weight: float = 1.0) -> None:
-    for item in items:
-        target[item] = target.get(item, 0.0) + weight

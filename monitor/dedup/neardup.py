@@ -108,6 +108,11 @@ class NearDuplicateIndex:
     def __len__(self) -> int:
         return len(self._docs)
 
+    @property
+    def indexed_shingles(self) -> int:
+        """Distinct sampled shingles in the index (its memory, with :func:`len`)."""
+        return len(self._postings)
+
     def sketch(self, text: str) -> frozenset[int]:
         """The sampled shingle hashes of ``text`` (empty when it is too short)."""
         found = frozenset(h for h in shingles(text, self.k) if h % self.sample == 0)

@@ -1,0 +1,1 @@
+"""Benchmarks and evaluation scripts for monitor (run with ``python -m benchmarks.<name>``)."""
