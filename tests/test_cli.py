@@ -163,3 +163,17 @@ def test_opml_round_trip(config, tmp_path, feed_server):
 def test_missing_config_exits_2(tmp_path):
     r = CliRunner().invoke(main, ["--config", str(tmp_path / "none.toml"), "feeds", "list"])
     assert r.exit_code == 2 and "file not found" in r.output
+
+
+def test_the_readme_watch_example_is_a_valid_configuration():
+    import tomllib
+
+    from monitor.config import settings_from_dict
+    from monitor.watches import validate_watches
+
+    block = re.search(r"## Watches\n\n```toml\n(.*?)```", README, re.S).group(1)
+    data = tomllib.loads(block)
+    channels = {"mail": {"type": "console"}, "hook": {"type": "console"}}
+    settings = settings_from_dict({**data, "channels": channels}, env={})
+    assert [w.name for w in settings.watches] == ["Homs", "HTS", "Homs fighting"]
+    assert validate_watches(settings) == []
