@@ -30,6 +30,7 @@ from sqlmodel import Session
 
 from . import alerts as alert_rules
 from .errors import DeliveryError
+from .logs import bind
 from .records import AlertPayload
 from .store import repo_alerts
 
@@ -116,6 +117,11 @@ class Deliverer:
             claimed = repo_alerts.claim_alert(s, alert_id, worker=self.worker, now=now, lease=self.lease)
         if claimed is None:
             return 0  # another worker has it, or it was folded
+        # every line logged about this delivery names the alert and its story
+        with bind(alert=claimed.id, story=claimed.payload.story_id, channel=claimed.channel):
+            return self._send_claimed(claimed, clock, now)
+
+    def _send_claimed(self, claimed: repo_alerts.ClaimedAlert, clock: Callable[[], datetime], now: datetime) -> int:
         channel = self.channels.get(claimed.channel)
         t0 = time.monotonic()
         outcome, error, retry_at = "sent", None, None
@@ -131,7 +137,9 @@ class Deliverer:
                 error = str(e)
                 if e.disable_channel:
                     self.disabled.add(claimed.channel)
-                if e.temporary:
+                if e.temporary or e.disable_channel:
+                    # 410 refuses the channel, not this alert: it waits with the
+                    # channel's other alerts (marked failed, it was lost for good)
                     outcome = "temporary"
                     retry_at = alert_rules.next_retry(attempts=claimed.attempts + 1, created_at=claimed.created_at,
                                                       now=clock(), policy=self.policy, retry_after=e.retry_after)

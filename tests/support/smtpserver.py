@@ -114,9 +114,12 @@ class SMTPServer:
         tls: ssl.SSLContext | None = None,
         starttls: ssl.SSLContext | None = None,
         users: dict[str, str] | None = None,
+        port: int = 0,
     ):
         self.handler = _Handler()
-        kwargs: dict[str, Any] = {"hostname": HOST, "port": 0, "server_hostname": "mx.test"}
+        # a fixed ``port`` brings a server back where nothing listened before
+        # (delivery-fault tests: refused, then the server recovers)
+        kwargs: dict[str, Any] = {"hostname": HOST, "port": port, "server_hostname": "mx.test"}
         if tls is not None:
             kwargs["ssl_context"] = tls
         if starttls is not None:

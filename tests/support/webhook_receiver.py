@@ -87,7 +87,7 @@ class _Behaviour:
 class WebhookReceiver:
     """``secret=None`` accepts unsigned requests (verified stays False)."""
 
-    def __init__(self, secret: str | None = None, *, tolerance: float = 300, path: str = "/hook"):
+    def __init__(self, secret: str | None = None, *, tolerance: float = 300, path: str = "/hook", port: int = 0):
         self.secret = secret
         self.tolerance = tolerance
         self._path = path
@@ -112,7 +112,9 @@ class WebhookReceiver:
 
             do_PUT = do_GET = do_POST  # noqa: N815 - record whatever arrives
 
-        self._server = ThreadingHTTPServer((HOST, 0), Handler)
+        # a fixed ``port`` brings a receiver back where a stopped one was
+        # (delivery-fault tests: the receiver is down, then recovers)
+        self._server = ThreadingHTTPServer((HOST, port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
