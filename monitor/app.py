@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, text
 from sqlmodel import Session
 
 from . import alerts as alert_rules
@@ -28,11 +28,26 @@ from .errors import ConfigError, DaemonAlreadyRunning
 from .ingest import Ingestor, WatchRoute
 from .pipeline import Pipeline, PollPolicy
 from .records import FeedToPoll
-from .store import migrate, repo
+from .store import migrate, repo, repo_alerts
 from .store.db import is_sqlite, make_engine
 from .store.models import Worker
 
 log = logging.getLogger("monitor.app")
+
+#: arbitrary constant naming the PostgreSQL advisory lock held while the
+#: config's feeds are written (next to MIGRATION_LOCK_ID and STORY_LOCK_ID)
+FEED_SYNC_LOCK_ID = 7_231_002
+#: the heartbeat beats at most this far apart (and at least 3 times per lease,
+#: so two missed beats, a database hiccup, still do not lose a lease)
+HEARTBEAT_MAX = timedelta(seconds=30)
+#: a worker row whose heartbeat is this many beats old belongs to a dead
+#: worker (SIGKILL, power loss) and is removed, so `monitor status` lists live ones
+WORKER_GONE_AFTER_BEATS = 10
+#: feeds claimed per batch on PostgreSQL, per fetch thread: a worker claims
+#: what it can fetch now and leaves the rest to the others.  With the whole
+#: due list in one claim (the SQLite default of 500), the first worker to
+#: tick took all 500 feeds and the other two idled.
+CLAIM_PER_THREAD = 4
 
 
 def utcnow() -> datetime:
@@ -152,12 +167,17 @@ class App:
                 policy=PollPolicy(
                     interval=p.interval, jitter=p.jitter, max_hint=p.max_hint, max_backoff=p.max_backoff,
                     concurrency=p.concurrency, per_host=p.per_host, max_entries=p.max_entries_per_feed,
-                    lease=self.settings.workers.lease,
+                    lease=self.settings.workers.lease, **self._claim_batch(),
                 ),
                 worker=self.worker,
             )
             self._refresh_feed_maps()
         return self._pipeline
+
+    def _claim_batch(self) -> dict:
+        if is_sqlite(self.engine):
+            return {}  # one process: the pipeline's default batch
+        return {"batch": max(self.settings.poll.concurrency * CLAIM_PER_THREAD, 8)}
 
     def _refresh_feed_maps(self) -> None:
         """Per-feed interval overrides and outlet names, keyed by feed id."""
@@ -208,13 +228,16 @@ class App:
         """Bring the feeds table in line with the config file.  Feeds that left
         the file are disabled, not deleted: their entries stay in stories."""
         now = now or utcnow()
-        from .store.models import Feed
-
         with Session(self.engine) as s, s.begin():
+            if not is_sqlite(self.engine):
+                # several workers start at once with the same file: without
+                # this lock two of them insert the same new feed and the
+                # loser dies on uq_feed_name (seen with 3 workers, 500 feeds)
+                s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_SYNC_LOCK_ID})
             for f in self.settings.feeds:
                 repo.upsert_feed(s, now=now, origin="config", **self.feed_values(f))
             names = [f.name for f in self.settings.feeds]
-            s.execute(update(Feed).where(Feed.origin == "config", Feed.name.not_in(names)).values(enabled=False))
+            repo.disable_config_feeds_except(s, names)
         if self._pipeline is not None:
             self._refresh_feed_maps()
         return len(self.settings.feeds)
@@ -257,8 +280,29 @@ class App:
         fh.flush()
         self._lock_file = fh
 
-    def heartbeat(self, now: datetime | None = None) -> None:
+    @property
+    def heartbeat_every(self) -> timedelta:
+        return min(HEARTBEAT_MAX, self.settings.workers.lease / 3)
+
+    def recover_leases(self, now: datetime | None = None) -> tuple[int, int]:
+        """At start: clear feed leases and alert claims left by dead workers.
+
+        Expired ones only on PostgreSQL (other workers may be alive); all of
+        them on SQLite once the daemon lock is held (no other daemon can be).
+        Returns (feeds, alerts) recovered."""
         now = now or utcnow()
+        everyone = is_sqlite(self.engine) and self._lock_file is not None
+        with Session(self.engine) as s, s.begin():
+            feeds = repo.recover_expired_leases(s, now, everyone=everyone)
+            alerts = repo_alerts.recover_expired_claims(s, now, everyone=everyone)
+        if feeds or alerts:
+            log.info("store: recovered %d feed leases and %d alert claims left by stopped workers", feeds, alerts)
+        return feeds, alerts
+
+    def heartbeat(self, now: datetime | None = None) -> None:
+        """Tell the database this worker is alive, and keep its leases."""
+        now = now or utcnow()
+        lease = self.settings.workers.lease
         with Session(self.engine) as s, s.begin():
             w = s.get(Worker, self.worker)
             if w is None:
@@ -266,6 +310,10 @@ class App:
                 s.add(Worker(id=self.worker, hostname=host, pid=pid, started_at=now, heartbeat_at=now))
             else:
                 w.heartbeat_at = now
+            repo.renew_leases(s, self.worker, now=now, lease=lease)
+            repo_alerts.renew_claims(s, self.worker, now=now, lease=lease)
+            gone = now - self.heartbeat_every * WORKER_GONE_AFTER_BEATS
+            s.execute(delete(Worker).where(Worker.id != self.worker, Worker.heartbeat_at < gone))
 
     def stop(self) -> None:
         if self._pipeline is not None:

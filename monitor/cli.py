@@ -84,6 +84,59 @@ def _guard(fn: Callable) -> Callable:
 def _setup_logging(settings: Settings | None, verbose: bool) -> None:
     level = "DEBUG" if verbose else (settings.logging.level if settings else "INFO")
     logs.setup(level, settings.logging.format if settings else "text")
+    if settings is not None:
+        logs.mask_secrets(secrets_of(settings))
+
+
+#: a path segment of a channel URL, or a query value, this long, or this
+#: long with a digit in it, is taken for a token (Slack: /services/T0.../B0.../
+#: 24 chars; Discord: /api/webhooks/<id>/<68 chars>; ntfy topics used as
+#: secrets); words such as "services" or "english" stay readable
+_TOKEN_SEGMENT = 16
+_TOKEN_SEGMENT_WITH_DIGIT = 8
+_SECRET_KEY_WORDS = ("key", "token", "secret", "pass", "pwd", "sig", "auth", "code")
+
+
+def _token_shaped(value: str) -> bool:
+    return len(value) >= _TOKEN_SEGMENT or (len(value) >= _TOKEN_SEGMENT_WITH_DIGIT and any(c.isdigit() for c in value))
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every value of ``settings`` that must never reach a log line."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    from sqlalchemy.engine import make_url
+
+    out: list[str] = []
+
+    def url_parts(url: str | None, *, token_path: bool) -> None:
+        if not url:
+            return
+        try:
+            parts = urlsplit(url)
+            if parts.password:
+                out.extend([parts.password, unquote(parts.password)])
+        except ValueError:
+            return
+        out.extend(v for k, v in parse_qsl(parts.query)
+                   if _token_shaped(v) or any(w in k.lower() for w in _SECRET_KEY_WORDS))
+        if token_path:
+            out.extend(seg for seg in parts.path.split("/") if _token_shaped(seg))
+
+    try:
+        out.append(make_url(settings.database_url).password or "")
+    except Exception:  # an unreadable URL is reported by the store, unmasked parts stay out of it
+        pass
+    for ch in settings.channels.values():
+        for secret in (ch.password, ch.secret):
+            if secret is not None:
+                out.append(secret.get_secret_value())
+        url_parts(ch.url, token_path=ch.type in ("webhook", "apprise"))
+    if settings.web.token is not None:
+        out.append(settings.web.token.get_secret_value())
+    for f in settings.feeds:
+        url_parts(f.url, token_path=False)
+    return [v for v in out if v]
 
 
 def _progress(label: str) -> Callable[[int, int, str], None]:
@@ -147,10 +200,12 @@ def run(c: Context, once: bool, no_replay: bool) -> None:
 
     s = c.settings
     _setup_logging(s, getattr(c, "verbose", False))
-    app = App(s)
-    if not once:
-        app.acquire_daemon_lock()
+    app = App(s)  # migrates
     try:
+        # --once too: on SQLite a second process polling beside a daemon is
+        # refused, which is what lets the daemon clear every lease at start
+        app.acquire_daemon_lock()
+        app.recover_leases()
         _startup_summary(app)
         if s.replay.on_start and not no_replay:
             _replay(app, s.resolve(s.replay.on_start))
@@ -172,6 +227,8 @@ def run(c: Context, once: bool, no_replay: bool) -> None:
             request_stop=app.stop,
             tick=s.poll.tick,
             grace=s.workers.grace,
+            heartbeat_every=app.heartbeat_every,
+            on_abort=end_child_processes,
         )
         app.scheduler_alive = daemon.alive
         daemon.run_forever()
@@ -179,17 +236,89 @@ def run(c: Context, once: bool, no_replay: bool) -> None:
             web.should_exit = True
     finally:
         app.close()
+    if not once:
+        _exit_leaving_abandoned_fetches()
+
+
+def end_child_processes(timeout: float = 2.0) -> int:
+    """Stop the processes this one started (the parse processes): before an
+    ``os._exit``, which skips the executor's own shutdown and would leave them
+    running with no parent (seen: two orphans per stopped worker).  They only
+    parse bodies, so there is nothing of theirs to save.  Returns how many."""
+    import multiprocessing
+    import multiprocessing.util
+    import time
+
+    children = multiprocessing.active_children()
+    for p in children:
+        p.kill()  # SIGKILL: parse processes ignore SIGINT, and have nothing to finish
+    deadline = time.monotonic() + timeout
+    for p in children:
+        p.join(max(0.0, deadline - time.monotonic()))
+    # what multiprocessing's own atexit hook does once the children are gone:
+    # release the pool's semaphores (else the resource tracker prints a
+    # "leaked semaphore objects" warning into our log after os._exit)
+    multiprocessing.util._run_finalizers()
+    return len(children)
+
+
+def _exit_leaving_abandoned_fetches() -> None:
+    """Exit 0 now, even if fetch threads still wait on slow servers.
+
+    At this point the grace period is over, leases are released and every
+    transaction is committed or rolled back: an abandoned fetch has nothing
+    left to write.  But the interpreter joins the fetch pool's threads at
+    exit, so a server that answers in 20 s kept the process alive 20 s after
+    a 3 s grace (measured).  os._exit skips that join; the parse processes
+    are ended and the logs flushed first."""
+    import os
+    import threading
+
+    # daemon or not: the fetch pool's threads are daemon threads when the
+    # pool was started from a scheduler thread, and concurrent.futures joins
+    # them at exit all the same
+    left = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()]
+    if not left:
+        return
+    end_child_processes()
+    log.info("monitor: exiting; %d idle or abandoned threads (fetches waiting on slow servers) are not waited for",
+             len(left))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _channel_target(cs) -> str:
+    """Where a channel sends, without anything secret: host only for URLs."""
+    from urllib.parse import urlsplit
+
+    if cs.type == "file":
+        return f"file {cs.path}"
+    if cs.type == "email":
+        return f"email via {cs.host}:{cs.port or 'default port'} to {len(cs.to)} recipient(s)"
+    try:
+        parts = urlsplit(cs.url or "")
+        return f"{cs.type} to {parts.scheme}://{parts.hostname or '?'}{f':{parts.port}' if parts.port else ''}/..."
+    except ValueError:
+        return f"{cs.type} (unreadable url)"
 
 
 def _startup_summary(app) -> None:
+    """One log record (one JSON line) describing what this worker runs."""
     s = app.settings
-    chans = ", ".join(["console", *s.channels]) if s.channels else "console"
+    chans = ["console"] + [
+        f"{name} ({_channel_target(cs)}{'' if cs.enabled else ', disabled'})" for name, cs in s.channels.items()
+    ]
     db = app.engine.url.render_as_string(hide_password=True)
+    enabled = sum(1 for f in s.feeds if f.enabled)
     log.info(
-        "monitor starting: worker %s\n  database: %s\n  feeds: %d configured\n  watches: %s\n  channels: %s\n"
-        "  digest: %s",
-        app.worker, db, len(s.feeds), ", ".join(w.name for w in s.watches) or "none", chans,
+        "monitor starting: worker %s\n  database: %s\n  feeds: %d configured (%d enabled)\n  watches: %s\n"
+        "  channels: %s\n  digest: %s\n  poll: every %ss, %d at once; lease %ss, grace %ss",
+        app.worker, db, len(s.feeds), enabled, ", ".join(w.name for w in s.watches) or "none", ", ".join(chans),
         f"{s.digest.name} at {s.digest.time} {s.digest.timezone}" if s.digest.enabled else "off",
+        f"{s.poll.tick.total_seconds():g}", s.poll.concurrency, f"{s.workers.lease.total_seconds():g}",
+        f"{s.workers.grace.total_seconds():g}",
     )
 
 
@@ -767,20 +896,28 @@ def serve(c: Context, host: str | None, port: int | None) -> None:
 # --------------------------------------------------------------- status
 
 
-@main.command(epilog=_example("monitor status"))
+@main.command(epilog=_example("monitor status --json"))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (for scripts and monitoring).")
 @pass_ctx
 @_guard
-def status(c: Context) -> None:
-    """Feeds due, failing feeds, alert queue depth, last digest, live workers."""
+def status(c: Context, as_json: bool) -> None:
+    """Feeds due, failing feeds, alert queue depth, last digest, workers and their leases."""
     from .app import utcnow
     from .status import collect_status
+    from .store.db import make_engine
 
-    app = c.app()
+    # a reader: no migration, and on SQLite no write lock (a running daemon
+    # holds the daemon lock; status must still answer)
+    engine = make_engine(c.settings.database_url, read_only=True)
     try:
-        st = collect_status(app.engine, utcnow())
+        st = collect_status(engine, utcnow())
     finally:
-        app.close()
-    click.echo(st.render())
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(st.to_dict(), default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v),
+                              indent=2))
+    else:
+        click.echo(st.render())
 
 
 if __name__ == "__main__":  # pragma: no cover

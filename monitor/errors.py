@@ -14,7 +14,8 @@
      │    └── HTTPStatusError        any other non-2xx status                5xx temporary, 4xx permanent
      ├── ParseError                  the body is not a feed we can read    (.url)
      ├── StorageError                the database refused                  (.temporary)
-     │    └── DaemonAlreadyRunning   second daemon on one SQLite file
+     │    ├── DaemonAlreadyRunning   second daemon on one SQLite file
+     │    └── LeaseLost              a feed's lease passed to another worker
      └── DeliveryError               an alert or digest could not be sent  (.channel, .temporary)
           └── RateLimited...         (delivery reuses .retry_after on DeliveryError)
 
@@ -118,6 +119,14 @@ class StorageError(MonitorError):
 
 class DaemonAlreadyRunning(StorageError):
     temporary = False
+
+
+class LeaseLost(StorageError):
+    """A worker went to record a feed it no longer holds: its lease expired
+    and another worker claimed the feed.  The transaction rolls back and the
+    other worker's poll counts (several workers on PostgreSQL)."""
+
+    temporary = True
 
 
 class DeliveryError(MonitorError):

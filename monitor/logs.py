@@ -3,7 +3,12 @@
 Context (feed, story, alert ids, worker) is bound with :func:`bind` and
 appears on every line logged inside the ``with`` block, in both formats.
 httpx and httpcore log full request URLs at INFO; they are held at WARNING so
-tokens in query strings never reach the log.
+tokens in query strings never reach the log.  As a second line of defence,
+every formatted line goes through :func:`redact`: the secrets registered
+with :func:`mask_secrets` (database and SMTP passwords, webhook secrets and
+token-shaped parts of channel URLs, the web token) become ``***``, and so do
+URL passwords (``//user:pw@``) and the values of query parameters named like
+credentials (``?token=``, ``&api_key=``), whoever wrote the message.
 """
 
 from __future__ import annotations
@@ -11,10 +16,11 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 _context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("monitor_log_context", default={})
 
@@ -26,6 +32,36 @@ def bind(**fields: Any) -> Iterator[None]:
         yield
     finally:
         _context.reset(token)
+
+
+MASK = "***"
+#: registered secret values, longest first (so a secret containing another
+#: one is masked whole)
+_secrets: tuple[str, ...] = ()
+#: shorter values are not masked: "***" in place of every "ab" would wreck
+#: the log and such a value is no secret worth the name
+MIN_SECRET_LENGTH = 4
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@", re.IGNORECASE)
+_SECRET_PARAM = re.compile(
+    r"(?P<head>[?&;](?:access_token|api[_-]?key|apikey|auth|code|key|password|passwd|pwd|secret|sig|signature|"
+    r"token|x-amz-signature)=)[^&#\s\"'<>]+",
+    re.IGNORECASE,
+)
+
+
+def mask_secrets(values: Iterable[str | None]) -> None:
+    """Register values that must never appear in a log line (replaces any
+    earlier registration: call once per configuration)."""
+    global _secrets
+    _secrets = tuple(sorted({v for v in values if v and len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True))
+
+
+def redact(text: str) -> str:
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK + "@", text)
+    return _SECRET_PARAM.sub(lambda m: m.group("head") + MASK, text)
 
 
 class _ContextFilter(logging.Filter):
@@ -42,7 +78,7 @@ class TextFormatter(logging.Formatter):
         line = f"{ts} {record.levelname:<7} {record.getMessage()}{extra}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
-        return line
+        return redact(line)
 
 
 class JSONFormatter(logging.Formatter):
@@ -56,7 +92,10 @@ class JSONFormatter(logging.Formatter):
         }
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False, default=str)
+        # masked field by field (a secret with a quote in it is escaped once
+        # encoded), then the whole line: ctx values of any type included
+        out = {k: redact(v) if isinstance(v, str) else v for k, v in out.items()}
+        return redact(json.dumps(out, ensure_ascii=False, default=str))
 
 
 def setup(level: str = "INFO", fmt: str = "text", stream: Any = None) -> None:

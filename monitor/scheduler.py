@@ -4,12 +4,15 @@ APScheduler 3.11 runs a few jobs, never one per feed (schedules are data in
 the database, see ``monitor.schedule``):
 
 * ``poll``: every ``poll.tick``, poll the feeds that are due;
-* ``deliver``: every 10 s, deliver due alerts from the outbox;
+* ``deliver``: every 10 s (or every tick when that is shorter), deliver due
+  alerts from the outbox;
 * ``digest``: every minute, build and send the digests that are due; the
   (digest, local date) key in the database makes each local day's digest
   happen exactly once, so no cron trigger (which misbehaves across DST
   changes in 3.11) is needed, and a missed day is caught up after downtime;
-* ``heartbeat``: every 30 s, tell the database this worker is alive.
+* ``heartbeat``: every ``heartbeat_every`` (30 s, or a third of the lease
+  when that is shorter), tell the database this worker is alive and renew
+  its leases, so only a dead worker's feeds and alerts are taken over.
 
 Every job has ``coalesce=True`` (a backlog of missed runs is one run),
 ``max_instances=1`` (a slow poll is never overlapped by the next) and a
@@ -25,6 +28,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -32,6 +36,19 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 log = logging.getLogger("monitor.scheduler")
+
+#: a job whose previous run is still going is skipped (max_instances=1):
+#: expected whenever a poll takes longer than a tick, and APScheduler would
+#: log a WARNING about it every tick (seen with a 1 s tick and 500 feeds)
+_EXPECTED = "maximum number of running instances reached"
+
+
+class _QuietSkips(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return _EXPECTED not in record.getMessage()
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_QuietSkips())
 
 
 class Daemon:
@@ -46,12 +63,16 @@ class Daemon:
         request_stop: Callable[[], None],
         tick: timedelta,
         grace: timedelta,
+        heartbeat_every: timedelta = timedelta(seconds=30),
+        on_abort: Callable[[], object] | None = None,
     ):
         self._jobs = dict(poll=poll, deliver=deliver, digest=digest, heartbeat=heartbeat)
         self._on_stop = on_stop
         self._request_stop = request_stop
         self.tick = tick
         self.grace = grace
+        self.heartbeat_every = heartbeat_every
+        self._on_abort = on_abort
         self.stop_event = threading.Event()
         self._signals = 0
         self.scheduler = BackgroundScheduler(
@@ -84,8 +105,8 @@ class Daemon:
 
     def start(self) -> None:
         now = datetime.now(timezone.utc)
-        intervals = {"poll": self.tick, "deliver": timedelta(seconds=10), "digest": timedelta(minutes=1),
-                     "heartbeat": timedelta(seconds=30)}
+        intervals = {"poll": self.tick, "deliver": min(self.tick, timedelta(seconds=10)),
+                     "digest": timedelta(minutes=1), "heartbeat": self.heartbeat_every}
         for name, fn in self._jobs.items():
             if fn is None:
                 continue
@@ -98,7 +119,14 @@ class Daemon:
         def handler(signum: int, _frame: object) -> None:
             self._signals += 1
             if self._signals > 1:
-                log.warning("scheduler: second signal: exiting now (every write is its own transaction)")
+                log.warning("scheduler: second signal: exiting now (every write is its own transaction; "
+                            "leases left behind expire after [workers] lease)")
+                if self._on_abort is not None:
+                    try:
+                        self._on_abort()  # child processes: os._exit would orphan them
+                    except Exception:  # noqa: BLE001 - exiting anyway
+                        pass
+                logging.shutdown()
                 os._exit(1)
             log.info("scheduler: %s received: finishing in-flight work (up to %ss)",
                      signal.Signals(signum).name, int(self.grace.total_seconds()))
@@ -109,7 +137,20 @@ class Daemon:
 
     def run_forever(self) -> None:
         self.install_signal_handlers()
-        self.start()
+        # Only the main thread takes SIGINT and SIGTERM (Python runs signal
+        # handlers there anyway).  Threads started from here on inherit a mask
+        # with both blocked, and so do the processes they spawn (a blocked
+        # signal stays blocked across exec): the parse processes, started from
+        # fetch threads, cannot die of the Ctrl-C a terminal sends to the whole
+        # process group while they are still importing, before their
+        # initializer ignores it (seen: KeyboardInterrupt tracebacks, a broken
+        # pool in the middle of the grace period).
+        stop_signals = {signal.SIGINT, signal.SIGTERM}
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+        try:
+            self.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         try:
             while not self.stop_event.wait(1.0):
                 pass
@@ -126,8 +167,21 @@ class Daemon:
             done.set()
 
         threading.Thread(target=wait_jobs, daemon=True).start()
-        if not done.wait(self.grace.total_seconds()):
-            log.warning("scheduler: in-flight work did not finish within %ss; its transactions roll back",
-                        int(self.grace.total_seconds()))
+        # the scheduler runs no job once shut down, heartbeat included: beat
+        # from here so in-flight work keeps its leases through the grace
+        # period (a grace longer than the lease would otherwise let another
+        # worker send an alert that is still being sent here)
+        deadline = time.monotonic() + self.grace.total_seconds()
+        beat = self._jobs.get("heartbeat")
+        while not done.wait(max(0.0, min(self.heartbeat_every.total_seconds(), deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                log.warning("scheduler: in-flight work did not finish within %ss; its transactions roll back "
+                            "and its leases expire", int(self.grace.total_seconds()))
+                break
+            if beat is not None:
+                try:
+                    beat()
+                except Exception as e:  # the database may be what is stuck
+                    log.warning("scheduler: heartbeat during shutdown failed: %s", e)
         self._on_stop()
         log.info("scheduler: stopped")

@@ -243,8 +243,23 @@ def queue_depth(session: Session) -> int:
     return session.execute(select(func.count()).select_from(Alert).where(Alert.status == "pending")).scalar()
 
 
-def recover_expired_claims(session: Session, now: datetime) -> int:
+def recover_expired_claims(session: Session, now: datetime, *, everyone: bool = False) -> int:
+    """Clear claims that ran out (their worker died).  ``everyone`` clears
+    all claims: for SQLite, where the daemon lock proves no one else sends."""
+    cond = Alert.claimed_by.is_not(None) if everyone else Alert.claim_until < now
     res = session.execute(
-        update(Alert).where(and_(Alert.status == "pending", Alert.claim_until < now)).values(claimed_by=None, claim_until=None)
+        update(Alert).where(and_(Alert.status == "pending", cond)).values(claimed_by=None, claim_until=None)
+    )
+    return res.rowcount
+
+
+def renew_claims(session: Session, worker: str, *, now: datetime, lease: timedelta) -> int:
+    """Extend the claims ``worker`` holds (an alert being sent) to ``now + lease``.
+
+    Called by the heartbeat, more often than the lease runs out: a slow
+    receiver never lets the claim expire under a live worker, which would let
+    a second worker send the same alert."""
+    res = session.execute(
+        update(Alert).where(Alert.claimed_by == worker, Alert.status == "pending").values(claim_until=now + lease)
     )
     return res.rowcount
