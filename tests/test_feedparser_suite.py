@@ -57,14 +57,18 @@ def _suite_from_pypi(cache_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def suite_dir(request) -> Path:
+def suite_dir(request, tmp_path_factory) -> Path:
     configured = os.environ.get("FEEDPARSER_SUITE")
     if configured:
         path = Path(configured)
         if not path.is_dir():
             pytest.skip(f"FEEDPARSER_SUITE={configured} is not a directory")
         return path
-    return _suite_from_pypi(Path(request.config.cache.mkdir("feedparser-suite")))
+    # pytest's cache keeps the download between runs; without the cache
+    # plugin (-p no:cacheprovider) a temporary folder does
+    cache = getattr(request.config, "cache", None)
+    where = cache.mkdir("feedparser-suite") if cache else tmp_path_factory.mktemp("feedparser-suite")
+    return _suite_from_pypi(Path(where))
 
 
 def _outcome(body: bytes, *, fast: bool) -> dict | str:

@@ -21,7 +21,8 @@ from monitor.store.models import Alert, DigestRun, Feed, Worker
 from tests.support.workers import child_env, monitor_command, write_config
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
-LIVE = NOW + timedelta(minutes=4)
+# long enough to stay live however late in a long test run the command runs
+LIVE = NOW + timedelta(hours=2)
 EXPIRED = NOW - timedelta(minutes=1)
 
 #: name -> (enabled, next check, lease owner, lease until, errors)
