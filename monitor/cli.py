@@ -207,9 +207,10 @@ def run(c: Context, once: bool, no_replay: bool) -> None:
         app.acquire_daemon_lock()
         app.recover_leases()
         _startup_summary(app)
+        # feeds first, so a replay of configured feeds records their outlet names
+        app.sync_feeds()
         if s.replay.on_start and not no_replay:
             _replay(app, s.resolve(s.replay.on_start))
-        app.sync_feeds()
         if once:
             outcomes = app.pipeline.poll_due(clock=utcnow)
             app.deliverer.run(clock=utcnow)
@@ -383,6 +384,7 @@ def replay_cmd(c: Context, directory: Path) -> None:
     _setup_logging(c.settings, getattr(c, "verbose", False))
     app = c.app()
     try:
+        app.sync_feeds()
         _replay(app, directory)
         _print_story_count(app)
     finally:
