@@ -89,6 +89,9 @@ class PollSettings(_Section):
     #: how many fetches run at once, and at most how many against one host
     concurrency: int = Field(16, ge=1, le=1000)
     per_host: int = Field(2, ge=1, le=100)
+    #: processes that parse changed feeds (unset: one per CPU when there are
+    #: several; 0: parse in the fetch threads).  See benchmarks/README.md.
+    parse_processes: int | None = Field(None, ge=0, le=64)
     #: server hints (ttl, max-age, Retry-After) may push a check later, up to this
     max_hint: Duration = timedelta(hours=24)
     #: the longest wait between two checks of a failing feed (never disabled forever)

@@ -14,6 +14,13 @@ the story change that caused them is committed.  The stages, in order:
 5. **alert**: first match of a (watch, story) -> alert rows in the outbox; a
    story that gained enough sources -> an update alert (see ``monitor.alerts``).
 
+Steps 1-3 decide entry by entry, in order, but write a feed's decisions
+together (:mod:`monitor.store.repo_ingest`: level-1 lookups for the whole
+feed, then executemany writes and one recount of the touched stories); steps
+4-5 then run on the stories as the feed leaves them.  Statement by statement
+this cost about half of the ingest time of a new article (issue 8,
+``python -m benchmarks.pipeline``).
+
 The in-memory indexes mirror the database.  On PostgreSQL with several
 workers, steps 2-3 run under a transaction-scoped advisory lock and first
 catch up with articles other workers committed, so two workers cannot start
@@ -34,7 +41,7 @@ from sqlmodel import Session
 
 from . import alerts as alert_rules
 from .records import AlertPayload, ArticleDoc, DupKind, Match, StoredEntry, StoryAssignment
-from .store import repo_alerts, repo_stories
+from .store import repo_alerts, repo_ingest, repo_stories
 
 log = logging.getLogger("monitor.ingest")
 
@@ -76,6 +83,33 @@ class IngestStats:
     touched_stories: set[int] = field(default_factory=set)
 
 
+@dataclass
+class _Batch:
+    """A feed's decisions waiting to be written together (see
+    :mod:`monitor.store.repo_ingest`): decided entry by entry, in order,
+    written before anything reads them back (story counts, alerts)."""
+
+    by_url: dict[str, repo_ingest.ArticleLink]
+    by_content: dict[str, repo_ingest.ArticleLink]
+    #: articles made or looked up in this batch, by id
+    links: dict[int, repo_ingest.ArticleLink] = field(default_factory=dict)
+    sightings: list[repo_ingest.Sighting] = field(default_factory=list)
+    attachments: list[repo_ingest.Attachment] = field(default_factory=list)
+    #: touched stories (in order) -> whether their title is picked again
+    stories: dict[int, bool] = field(default_factory=dict)
+    #: new articles to match against the watches once their story is written
+    to_match: list[tuple[StoredEntry, int, int]] = field(default_factory=list)
+
+    def link(self, session: Session, article_id: int) -> repo_ingest.ArticleLink:
+        got = self.links.get(article_id)
+        if got is None:
+            got = self.links[article_id] = repo_ingest.article_link(session, article_id)
+        return got
+
+    def touch(self, story_id: int, *, retitle: bool) -> None:
+        self.stories[story_id] = self.stories.get(story_id, False) or retitle
+
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -84,12 +118,31 @@ def best_title(candidates: Sequence[tuple[str, str, int]]) -> str:
     others (centrality), ties to the one with more text, then the first."""
     if not candidates:
         return ""
-    toks = [set(w.casefold() for w in _WORD.findall(t)) for t, _, _ in candidates]
+    # Each headline's words as a bit set over the story's vocabulary: the
+    # centrality below is quadratic in the story's articles, and AND +
+    # bit_count on ints is several times cheaper than set & and | (measured
+    # with benchmarks/pipeline.py: big stories put this at the top of the
+    # steady-state profile).  |a | b| = |a| + |b| - |a & b|: the same figures.
+    vocab: dict[str, int] = {}
+    masks, sizes = [], []
+    for t, _, _ in candidates:
+        words = {w.casefold() for w in _WORD.findall(t)}
+        mask = 0
+        for w in words:
+            mask |= 1 << vocab.setdefault(w, len(vocab))
+        masks.append(mask)
+        sizes.append(len(words))
+    others = [(j, masks[j], sizes[j]) for j in range(len(candidates)) if sizes[j]]
     best, best_key = 0, None
     for i, (t, _s, n) in enumerate(candidates):
-        if not toks[i]:
+        if not sizes[i]:
             continue
-        central = sum(len(toks[i] & toks[j]) / len(toks[i] | toks[j]) for j in range(len(toks)) if j != i and toks[j])
+        mi, si = masks[i], sizes[i]
+        central = 0.0
+        for j, mj, sj in others:
+            if j != i:
+                inter = (mi & mj).bit_count()
+                central += inter / (si + sj - inter)
         key = (round(central, 6), min(n, 2000), -i)
         if best_key is None or key > best_key:
             best, best_key = i, key
@@ -166,45 +219,65 @@ class Ingestor:
         if not new and not updated:
             return stats
         self._sync(session, now)
+        # level 1 for the whole feed in two queries, not two per entry
+        everything = [*new, *updated]
+        by_url, by_content = repo_ingest.articles_by_identity(
+            session, (e.canonical_url for e in everything if e.canonical_url),
+            (e.content_hash for e in everything if e.content_hash),
+        )
+        batch = _Batch(by_url, by_content)
         for e in new:
-            self._new_entry(session, e, now, stats)
+            self._new_entry(session, e, now, stats, batch)
+        self._write_batch(session, batch, now, stats)
         for e in updated:
-            self._updated_entry(session, e, now, stats)
-        for story_id in stats.touched_stories:
+            self._updated_entry(session, e, now, stats, batch)
+        self._write_batch(session, batch, now, stats)
+        # update alerts concern stories that alerted before: one query finds them
+        for story_id in repo_ingest.alerted_stories(session, stats.touched_stories):
             self._maybe_update_alerts(session, story_id, now, stats)
         return stats
 
-    def _new_entry(self, session: Session, e: StoredEntry, now: datetime, stats: IngestStats) -> None:
-        # level 1: same URL, same text
-        article_id, kind, sim = None, None, 1.0
+    def _write_batch(self, session: Session, b: _Batch, now: datetime, stats: IngestStats) -> None:
+        """Write the batch's decisions, refresh its stories, then match its
+        new articles: alerts see the stories as this feed leaves them."""
+        repo_ingest.write_sightings(session, b.sightings, b.attachments)
+        repo_ingest.refresh_stories(session, b.stories, now=now, pick_title=best_title)
+        to_match = b.to_match
+        b.sightings, b.attachments, b.stories, b.to_match = [], [], {}, []
+        for e, article_id, story_id in to_match:
+            self._match(session, e, article_id, story_id, now, stats)
+
+    def _new_entry(self, session: Session, e: StoredEntry, now: datetime, stats: IngestStats, b: _Batch) -> None:
+        # level 1: same URL, same text (the lowest article id, as looked up for the batch)
+        link, kind, sim = None, None, 1.0
         if e.canonical_url:
-            article_id = repo_stories.article_by_url(session, e.canonical_url)
-            kind = DupKind.URL if article_id else None
-        if article_id is None and e.content_hash:
-            article_id = repo_stories.article_by_content(session, e.content_hash)
-            kind = DupKind.CONTENT if article_id else None
+            link = b.by_url.get(e.canonical_url)
+            kind = DupKind.URL if link else None
+        if link is None and e.content_hash:
+            link = b.by_content.get(e.content_hash)
+            kind = DupKind.CONTENT if link else None
         # level 2: near-duplicate text in the window
         text_for_near = _near_text(e.title, e.content_text or e.summary)
-        if article_id is None:
+        if link is None:
             hit = self.near.find(e.id, text_for_near, e.when)
             if hit is not None:
-                article_id, sim = hit
+                link, sim = b.link(session, hit[0]), hit[1]
                 kind = DupKind.NEAR
-        if article_id is not None:
-            story_id = repo_stories.join_article(
-                session, entry_id=e.id, article_id=article_id, kind=kind.value, similarity=sim
-            )
+        if link is not None:
+            link = b.links.get(link.id, link)  # an article of this batch: its story is known here
+            b.sightings.append(repo_ingest.Sighting(e.id, link.id, kind.value, link.first_entry_id, sim))
             stats.duplicates += 1
-            if story_id is not None:
-                repo_stories.refresh_story(session, story_id, now=now)
-                stats.touched_stories.add(story_id)
-            log.debug("ingest: entry %s is a %s duplicate of article %s", e.id, kind.value, article_id)
+            if link.story_id is not None:
+                b.touch(link.story_id, retitle=False)
+                stats.touched_stories.add(link.story_id)
+            log.debug("ingest: entry %s is a %s duplicate of article %s", e.id, kind.value, link.id)
             return
 
-        article_id = repo_stories.create_article(
+        article_id = repo_ingest.insert_article(
             session, entry_id=e.id, canonical_url=e.canonical_url, content_hash=e.content_hash,
             title=e.title, source=e.source, first_seen=now, when=e.when,
         )
+        b.sightings.append(repo_ingest.Sighting(e.id, article_id))
         stats.articles += 1
         self._synced_article_id = max(self._synced_article_id, article_id)
         doc = ArticleDoc(article_id=article_id, source=e.source, title=e.title,
@@ -213,24 +286,28 @@ class Ingestor:
         # level 3: the story
         decision = self.clusterer.assign(doc, now)
         if decision.story_id is None:
-            story_id = repo_stories.create_story(session, title=e.title, lead=lead_of(e), now=now)
+            story_id = repo_ingest.insert_story(session, title=e.title, lead=lead_of(e), now=now)
             stats.stories += 1
         else:
             story_id = decision.story_id
-        repo_stories.attach_article(session, article_id, story_id, decision.similarity, decision.reason)
+        b.attachments.append(repo_ingest.Attachment(article_id, story_id, decision.similarity, decision.reason))
+        # later entries of this feed that are copies of this one join it
+        link = b.links[article_id] = repo_ingest.ArticleLink(article_id, e.id, story_id)
+        if e.canonical_url:
+            b.by_url.setdefault(e.canonical_url, link)
+        if e.content_hash:
+            b.by_content.setdefault(e.content_hash, link)
         self.near.add(article_id, text_for_near, e.when)
         self.clusterer.add(doc, story_id, decision.similarity)
-        title = best_title(repo_stories.story_titles(session, story_id))
-        repo_stories.refresh_story(session, story_id, now=now, title=title)
+        b.touch(story_id, retitle=True)
         stats.touched_stories.add(story_id)
+        b.to_match.append((e, article_id, story_id))
 
-        self._match(session, e, article_id, story_id, now, stats)
-
-    def _updated_entry(self, session: Session, e: StoredEntry, now: datetime, stats: IngestStats) -> None:
+    def _updated_entry(self, session: Session, e: StoredEntry, now: datetime, stats: IngestStats, b: _Batch) -> None:
         """A corrected entry: refresh its article's title and match it again."""
         art = repo_stories.article_of_entry(session, e.id)
         if art is None:
-            return self._new_entry(session, e, now, stats)
+            return self._new_entry(session, e, now, stats, b)
         if art.first_entry_id == e.id and art.story_id is not None:
             repo_stories.set_article_title(session, art.id, e.title)
             title = best_title(repo_stories.story_titles(session, art.story_id))

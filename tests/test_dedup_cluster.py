@@ -106,6 +106,22 @@ DAMASCUS_MD = [
            "football championship in Annapolis, the school's fourth title in six years."),
 ]
 
+# --- two elections in two countries whose names are one letter apart --------------------------
+
+ELECTION = ("Voters in {c} went to the polls on {d} in a general election called early after the "
+            "governing coalition collapsed. Polls closed at 10pm and counting begins in the morning; turnout "
+            "in {c} was put at about 60 per cent, the electoral commission said.")
+IRELAND = [
+    Report("ireland", "Atlas News Agency", at(1, 22, 0), "Ireland votes in general election",
+           ELECTION.format(c="Ireland", d="Friday")),
+    Report("ireland", "Daily Courier", at(1, 23, 30), "Counting to begin as Ireland election polls close"),
+]
+ICELAND = [
+    Report("iceland", "Atlas News Agency", at(2, 8, 0), "Iceland votes in general election",
+           ELECTION.format(c="Iceland", d="Saturday")),
+    Report("iceland", "Daily Courier", at(2, 9, 30), "Counting to begin as Iceland election polls close"),
+]
+
 ALL = sorted(HAMA + HOMS + IDLIB_STRIKE + ALEPPO_STRIKE + DAMASCUS_MD, key=lambda r: r.when)
 
 
@@ -145,6 +161,7 @@ def test_each_event_is_one_story_and_events_stay_apart() -> None:
         (IDLIB_STRIKE, ALEPPO_STRIKE, "two airstrikes in two cities on two days"),
         (ALEPPO_STRIKE, IDLIB_STRIKE, "the same, in the other order"),
         (HOMS, DAMASCUS_MD, "a story that shares a place name"),
+        (IRELAND, ICELAND, "two elections in countries one letter apart (not a transliteration)"),
     ],
 )
 def test_same_kind_events_stay_apart(first: list[Report], second: list[Report], why: str) -> None:
@@ -247,11 +264,61 @@ def test_a_gazetteer_reconciles_spellings_of_one_place() -> None:
 
 
 def test_time_free_mode_ignores_weekdays() -> None:
-    params = ClusterParams(use_weekdays=False)
+    params = ClusterParams(real_times=False)
     same_time = at(10, 12)
     reports = [Report(r.story, r.source, same_time, r.title, r.text) for r in HAMA + IDLIB_STRIKE]
     stories, _ = stream(reports, StoryClusterer(params=params))
     assert not stories["hama"] & stories["idlib-strike"]
+
+
+def _similarity_after(hours: float, params: ClusterParams | None = None) -> StoryAssignment:
+    """The decision on a repeat of HAMA[0]'s text ``hours`` after (or, negative, before) it."""
+    clusterer = StoryClusterer(params=params)
+    first = HAMA[0]
+    stream([first], clusterer)
+    when = first.when + timedelta(hours=hours)
+    doc = ArticleDoc(article_id=2, source="Signal Daily", title=first.title, text=first.text, when=when)
+    return clusterer.assign(doc, max(when, first.when))
+
+
+def test_the_score_fades_with_time_from_the_story() -> None:
+    """Two events of one kind in one place are told apart mostly by when they are reported."""
+    half = ClusterParams().half_life_hours
+    same_hour = _similarity_after(0.5)
+    assert same_hour.story_id == 1 and "h from the story's reports" not in same_hour.reason
+    later = _similarity_after(half)
+    assert later.story_id == 1
+    assert later.similarity == pytest.approx(same_hour.similarity / 2, rel=0.05)
+    assert f"{half:.0f} h from the story's reports" in later.reason
+    # an older article arriving late (a feed polled late) fades the same way
+    earlier = _similarity_after(-half)
+    assert earlier.similarity == pytest.approx(later.similarity, rel=0.05)
+    # two days on, even the same words start a new story
+    assert _similarity_after(2.5 * half).story_id is None
+    # without real times (ECB+'s time-free evaluation) nothing fades
+    timeless = _similarity_after(2.5 * half, ClusterParams(real_times=False))
+    assert timeless.story_id == 1 and timeless.similarity == _similarity_after(0).similarity
+
+
+def test_a_new_story_names_the_nearest_one() -> None:
+    _, decisions = stream(sorted(HAMA + HOMS, key=lambda r: r.when))
+    first_homs = decisions[len(HAMA)]
+    assert first_homs.story_id is None
+    assert re.search(r"nearest story 1 scored 0\.\d\d", first_homs.reason)
+
+
+def test_a_word_in_two_key_names_is_respelt_once() -> None:
+    """Regression: "Homs" in two key names of an article, "Hims" in the story's, raised KeyError."""
+    reports = [
+        Report("homs", "Levant Observer", at(8, 3, 30), "Insurgents in control of Hims after army withdrawal",
+               "Hims: Government troops withdrew from Hims on Saturday and fighters took control of the city "
+               "centre, residents of Hims said."),
+        Report("homs", "Atlas News Agency", at(8, 4, 0), "Rebels take Homs; Homs Governorate in rebel hands",
+               "Rebels took Homs on Saturday. The Homs Governorate offices were seized, and Homs residents "
+               "said troops had withdrawn from Homs Governorate towns."),
+    ]
+    stories, decisions = stream(reports)
+    assert len(stories["homs"]) == 1, decisions[1].reason
 
 
 @pytest.mark.parametrize(

@@ -14,12 +14,15 @@ features:
   words and Title Case headlines are ambiguous (is "Host" a name?), so a word
   there only counts when :class:`CaseStats` has seen it capitalised inside
   sentences more often than not;
+* :func:`figures` - numbers that can tell two events apart ("5.6",
+  "$2.6 million"), as terms of the TF-IDF vector;
 * :func:`dates` - calendar dates resolved against the article's time ("on
   Sunday", "Dec. 1", "5 December 2024").
 
 Figures ("23 pirates", "magnitude 5.6") were tried as a veto and dropped:
 death tolls and counts change as a story develops, and on ECB+ (full text)
-the veto cost 0.36 of B-cubed recall for 0.06 of precision.
+the veto cost 0.36 of B-cubed recall for 0.06 of precision.  As terms they
+only add evidence (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ __all__ = [
     "CaseStats",
     "Gazetteer",
     "dates",
+    "figures",
     "fold",
     "names",
     "shingles",
@@ -49,7 +53,6 @@ __all__ = [
 #: in the watch-list gazetteer.  It returns a canonical key for the place (so
 #: "Hims" and "Homs" agree) or None when the name is not a known place.
 Gazetteer = Callable[[str], "str | None"]
-
 # English function words plus reporting verbs and news boilerplate that every
 # article carries ("said", "according", "reported"): they add nothing to which
 # event a text is about.
@@ -98,6 +101,7 @@ _WEEKDAYS = {d: i for i, d in enumerate(("monday", "tuesday", "wednesday", "thur
                                           "saturday", "sunday"))}
 
 _WORD = re.compile(r"[^\W_]+(?:['’\-.][^\W_]+)*", re.UNICODE)
+_BREAK = re.compile(r"\S")  # anything but white space between two words ends a name
 _SENT_END = re.compile(r"[.!?;:]\s+|[\n\r]+|\s[-—–]\s|[\"“”()]")
 _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _DATE_MD = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?", re.I)
@@ -174,6 +178,35 @@ def terms(text: str) -> list[str]:
         if len(w) < 2 or w in STOPWORDS or w.isdigit():
             continue
         out.append(stem(w))
+    return out
+
+
+_YEAR = re.compile(r"(?:19|20)\d\d")
+_FIGURE = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?![\w])")
+
+
+def figures(text: str) -> list[str]:
+    """Numbers of ``text`` that can tell two events apart, as terms: "#160", "#5.6", "#1199".
+
+    An earthquake's magnitude, a sum stolen, a count of pirates: ECB+'s
+    same-kind events differ in them ("5.6" and "6.1", "$2.6 million" and "$108
+    million").  Small numbers ("5 people", "2 a.m.") are left out: unrelated
+    events share them.  Years are left out too: in a 72-hour window nearly
+    every article names the current one, and a past year ("since 2016") is
+    background; dates are compared by the date veto instead.  Thousands
+    separators are dropped ("1,199" is "1199").  The ``#`` keeps figures
+    apart from words.  As terms of the TF-IDF vector they add evidence; as a
+    veto they cost too much recall (see the module docstring).
+    """
+    out = []
+    for m in _FIGURE.finditer(text):
+        raw = m.group()
+        if "," in raw and all(len(g) == 3 for g in raw.split(",")[1:]):
+            raw = raw.replace(",", "")
+        raw = raw.rstrip(".,")
+        if (len(raw) < 3 and "." not in raw) or _YEAR.fullmatch(raw):
+            continue
+        out.append("#" + raw)
     return out
 
 
@@ -254,11 +287,14 @@ def names(text: str, case: CaseStats | None = None, strict: bool = False) -> lis
     headline) starts a name only when ``case`` has seen it capitalised inside
     sentences more often than lower-case; without ``case`` it is skipped
     unless followed by another capitalised word.  With ``strict``, such a
-    word must be known to ``case`` as a name.
+    word must be known to ``case`` as a name.  Any mark between two words
+    (a comma, a slash) ends a name: "Nashville, Tennessee, Bettie Page" is
+    three names (ECB+ B-cubed F1 +0.005, benchmarks/README.md).
     """
     out: list[str] = []
     for sentence in _sentences(text):
-        words = _WORD.findall(sentence)
+        spans = list(_WORD.finditer(sentence))
+        words = [m.group() for m in spans]
         if not words:
             continue
         title_case = _is_title_case(words)
@@ -277,6 +313,9 @@ def names(text: str, case: CaseStats | None = None, strict: bool = False) -> lis
             ambiguous_run = True
 
         for i, w in enumerate(words):
+            if run and i and _BREAK.search(sentence, spans[i - 1].end(), spans[i].start()):
+                # "Nashville, Tennessee, Bettie Page": a comma or a bracket ends a name
+                flush()
             folded = fold(w)
             if folded.endswith("'s"):
                 folded = folded[:-2]
