@@ -21,59 +21,6 @@ def _source_expr():
     return func.coalesce(Feed.source, Feed.name)
 
 
-def article_by_url(session: Session, canonical_url: str) -> int | None:
-    return session.execute(
-        select(Article.id).where(Article.canonical_url == canonical_url).order_by(Article.id).limit(1)
-    ).scalar()
-
-
-def article_by_content(session: Session, content_hash: str) -> int | None:
-    return session.execute(
-        select(Article.id).where(Article.content_hash == content_hash).order_by(Article.id).limit(1)
-    ).scalar()
-
-
-def create_article(
-    session: Session,
-    *,
-    entry_id: int,
-    canonical_url: str | None,
-    content_hash: str | None,
-    title: str,
-    source: str,
-    first_seen: datetime,
-    when: datetime,
-) -> int:
-    a = Article(
-        first_entry_id=entry_id,
-        canonical_url=canonical_url,
-        content_hash=content_hash,
-        title=title,
-        source=source,
-        first_seen=first_seen,
-        when=when,
-    )
-    session.add(a)
-    session.flush()
-    session.execute(update(Entry).where(Entry.id == entry_id).values(article_id=a.id, dup_kind=None))
-    return a.id
-
-
-def join_article(
-    session: Session, *, entry_id: int, article_id: int, kind: str, similarity: float
-) -> int | None:
-    """Record that an entry is a sighting of an existing article.  Returns the
-    article's story id."""
-    first = session.execute(select(Article.first_entry_id, Article.story_id).where(Article.id == article_id)).one()
-    session.execute(
-        update(Entry)
-        .where(Entry.id == entry_id)
-        .values(article_id=article_id, dup_kind=kind, dup_of_entry_id=first[0], dup_similarity=similarity)
-    )
-    session.execute(update(Article).where(Article.id == article_id).values(sightings=Article.sightings + 1))
-    return first[1]
-
-
 @dataclass(frozen=True, slots=True)
 class ArticleRef:
     id: int
@@ -99,14 +46,6 @@ def create_story(session: Session, *, title: str, lead: str, now: datetime) -> i
     session.add(s)
     session.flush()
     return s.id
-
-
-def attach_article(session: Session, article_id: int, story_id: int, similarity: float, reason: str) -> None:
-    session.execute(
-        update(Article)
-        .where(Article.id == article_id)
-        .values(story_id=story_id, story_similarity=similarity, story_reason=reason[:2000])
-    )
 
 
 def refresh_story(session: Session, story_id: int, *, now: datetime, title: str | None = None, lead: str | None = None) -> int:
@@ -275,9 +214,3 @@ def story_sources(session: Session, story_id: int) -> list[SourceLink]:
         if m.source not in seen:
             seen[m.source] = SourceLink(source=m.source, title=m.title, url=m.url, when=m.published or m.first_seen)
     return list(seen.values())
-
-
-def stories_of_articles(session: Session, article_ids: Sequence[int]) -> dict[int, int]:
-    if not article_ids:
-        return {}
-    return dict(session.execute(select(Article.id, Article.story_id).where(Article.id.in_(list(article_ids)))).all())
