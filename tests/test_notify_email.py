@@ -13,6 +13,8 @@ from datetime import datetime, timedelta, timezone
 
 import lxml.html
 import pytest
+
+from tests.support import payloads
 from pydantic import SecretStr
 
 from monitor.config import ChannelSettings
@@ -37,26 +39,7 @@ ALERT_HEADERS = {
 
 
 def make_alert(**overrides: object) -> AlertPayload:
-    fields: dict[str, object] = dict(
-        id="alert-7-homs-1",
-        kind="new",
-        watch="Homs",
-        story_id=7,
-        title="Shelling reported near Homs",
-        url="https://news.example/homs-shelling",
-        first_seen=T0,
-        last_updated=T0 + timedelta(minutes=30),
-        source_count=2,
-        sources=(
-            SourceLink("Reuters", "Shelling near Homs", "https://reuters.example/a", T0),
-            SourceLink("AFP", "Homs: shelling", "https://afp.example/b", T0 + timedelta(minutes=30)),
-        ),
-        matches=(Match("Homs", "Hims", "text", "artillery hit the outskirts of Hims", 30, 34, "gazetteer"),),
-        created_at=T0 + timedelta(minutes=31),
-        lead="Residents reported shelling on the northern edge of the city.",
-    )
-    fields.update(overrides)
-    return AlertPayload(**fields)  # type: ignore[arg-type]
+    return payloads.make_alert(**overrides)
 
 
 @pytest.fixture

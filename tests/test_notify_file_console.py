@@ -11,6 +11,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+
+from tests.support import payloads
 from pydantic import SecretStr
 
 from monitor.config import ChannelSettings
@@ -26,25 +28,7 @@ T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 
 
 def make_alert(**overrides: object) -> AlertPayload:
-    fields: dict[str, object] = dict(
-        id="alert-7-homs-1",
-        kind="new",
-        watch="Homs",
-        story_id=7,
-        title="Shelling reported near Homs",
-        url="https://news.example/homs-shelling",
-        first_seen=T0,
-        last_updated=T0 + timedelta(minutes=30),
-        source_count=2,
-        sources=(
-            SourceLink("Reuters", "Shelling near Homs", "https://reuters.example/a", T0),
-            SourceLink("AFP", "Homs: shelling", "https://afp.example/b", T0 + timedelta(minutes=30)),
-        ),
-        matches=(Match("Homs", "Hims", "text", "artillery hit the outskirts of Hims", 30, 34, "gazetteer"),),
-        created_at=T0 + timedelta(minutes=31),
-    )
-    fields.update(overrides)
-    return AlertPayload(**fields)  # type: ignore[arg-type]
+    return payloads.make_alert(**{"lead": "", **overrides})
 
 
 DIGEST = DigestMessage("daily", "2024-05-01", "Daily digest", "Top stories\n- one", "<p>Top</p>", {"sections": []})

@@ -16,6 +16,8 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+
+from tests.support import payloads
 from pydantic import SecretStr
 
 from monitor.config import ChannelSettings
@@ -36,27 +38,8 @@ LOOPBACK = NetGuard(allow=["127.0.0.1/32"])
 
 
 def make_alert(**overrides: object) -> AlertPayload:
-    fields: dict[str, object] = dict(
-        id="alert-7-homs-1",
-        kind="new",
-        watch="Homs",
-        story_id=7,
-        title="Shelling reported near Homs",
-        url="https://news.example/homs-shelling",
-        first_seen=T0,
-        last_updated=T0 + timedelta(minutes=30),
-        source_count=2,
-        sources=(
-            SourceLink("Reuters", "Shelling near Homs", "https://reuters.example/a", T0),
-            SourceLink("AFP", "Homs: shelling", "https://afp.example/b", T0 + timedelta(minutes=30)),
-        ),
-        matches=(Match("Homs", "Homs", "title", "Shelling reported near Homs", 26, 30, "gazetteer"),),
-        created_at=T0 + timedelta(minutes=31),
-        lead="Residents reported shelling on the northern edge of the city.",
-        priority=2,
-    )
-    fields.update(overrides)
-    return AlertPayload(**fields)  # type: ignore[arg-type]
+    title_match = Match("Homs", "Homs", "title", "Shelling reported near Homs", 26, 30, "gazetteer")
+    return payloads.make_alert(**{"matches": (title_match,), "priority": 2, **overrides})
 
 
 @pytest.fixture
